@@ -740,7 +740,7 @@ func TestPagedLogits(t *testing.T) {
 				for i := range in.QSF {
 					in.QSF[i] = int32(uint32(120+rng.IntN(12)) | uint32(120+rng.IntN(12))<<8 | uint32(120+rng.IntN(12))<<16 | uint32(120+rng.IntN(12))<<24)
 				}
-				in.QSF[5] |= 0xff // a NaN scale: relu drops that head
+				in.QSF[5] |= 0xff // a NaN scale: relu keeps the NaN, the row's logits are NaN
 			}
 			in.Weights = make([]float32, rows*H)
 			for i := range in.Weights {

@@ -27,7 +27,8 @@
 //     weights_out = fl(fl(weight·weight_scale)·scale) (left to right); K FP8 stores
 //     128 E4M3 bytes + the fp32 scale in the 132-byte layout.
 //   - paged_logits: SPEC §6 with the fp32-fma dot product and the sequential
-//     epilogue; relu(x) = x > 0 ? x : 0, so a NaN head sum contributes 0.
+//     epilogue; relu(x) = x for x > 0 or NaN, else +0 (as mqa.Sequential), so a NaN
+//     head sum makes the logit NaN.
 //   - rsqrt_probe, rsqrt_base, rsqrt_sweep: the exhaustive rsqrtf
 //     characterisation behind rmsnorm's device table (CharacteriseRsqrt).
 //

@@ -379,7 +379,7 @@ func refLogits(in LogitsInput) []float32 {
 					a = fma.FMA32(qv, k[d], a)
 				}
 				var relu float32
-				if a > 0 {
+				if a > 0 || a != a {
 					relu = a
 				}
 				L = fma.FMA32(relu, in.Weights[qr], L)

@@ -1,11 +1,11 @@
 // Paged MQA logits, plain fp32 (SPEC §6 with the `fp32-fma` dot product and the
 // `sequential` head epilogue). One thread per (row, key):
 //   a[h] = 0; for d in 0..127: a[h] = fma(q̂[d], k̂[d], a[h])
-//   L = 0;    for h in 0..H-1: L = fma(relu(a[h]), w[h], L),  relu(x) = x > 0 ? x : 0
+//   L = 0;    for h in 0..H-1: L = fma(relu(a[h]), w[h], L),  relu(x) = x > 0 || x is NaN ? x : 0
 // FP4: q̂, k̂ = E2M1 value x 2^(e-127) (exact in fp32; e = 255 decodes to NaN).
 // FP8: q̂, k̂ = E4M3 values; out = fl(L * s_k). Keys j >= context_len give -Inf.
-// relu as written maps NaN (and -0) to +0, so a NaN head sum drops out like an
-// inactive head (the sm90 fmaxf behaviour), while a NaN or Inf weight still spreads.
+// relu keeps a NaN head sum (as mqa's sequential epilogue and DeepGEMM's sm100
+// relu a+|a| do) so a corrupt cache row is visible in the logits; -0 becomes +0.
 
 __device__ __forceinline__ float fp4_value(const u8 *packed, const u8 *sf, int d) {
   u32 b = packed[d >> 1];
@@ -60,7 +60,7 @@ extern "C" __global__ void __launch_bounds__(128) paged_logits(const u8 *__restr
 #pragma unroll 1
       for (int d = 0; d < 128; d++) a = __fmaf_rn(fp4_value(qb, qs, d), k[d], a);
     }
-    float relu = a > 0.0f ? a : 0.0f;
+    float relu = (a > 0.0f || a != a) ? a : 0.0f;
     L = __fmaf_rn(relu, weights[qrow], L);
   }
   out[idx] = fp8 ? __fmul_rn(L, sk) : L;
