@@ -20,6 +20,11 @@
 // what an NVIDIA H100 wrote (testdata/conformance/h100: the SGLang Triton kernels
 // for K v1, an independent CUDA replica for Q and K v2); the tests prove it.
 //
+// Simulate runs the indexer end to end (SimConfig, SimReport): a stream of key
+// rows through the K paths into a paged cache, queries through the Q paths, logits
+// by package mqa and top-k, FP8 and FP4 beside a float64 reference on the
+// unquantized values; Synthesize documents the synthetic generator.
+//
 // What rests on a GPU fact rather than on the source alone: the fused multiply-add
 // pattern of RoPE (re = fma(xr, c, −fl(xi·s)), im = fma(xi, c, fl(xr·s)), read from
 // nvcc's SASS), the constant folding of rsqrtf(128) to 0x3DB504F3, and the device
