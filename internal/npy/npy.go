@@ -33,10 +33,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fp4indexer/fp4indexer/internal/atomicfile"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -236,45 +236,7 @@ func WriteFile(path, descr string, shape []int, data []byte) error {
 	if err := Write(io.Discard, descr, shape, data); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return Write(w, descr, shape, data) })
-}
-
-// writeFileAtomic runs write on a temporary file beside path and renames it
-// over path once it is complete and synced.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Some file systems refuse to sync directories; that costs durability of
-	// the rename, not correctness, so the error is dropped.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, descr, shape, data) })
 }
 
 // Read reads a whole .npy file from r, which must end where the file does.

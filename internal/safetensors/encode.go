@@ -5,9 +5,8 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"github.com/fp4indexer/fp4indexer/internal/atomicfile"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -63,7 +62,7 @@ func WriteFile(path string, f *File) error {
 	if _, err := writeOrder(f); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return Write(w, f) })
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, f) })
 }
 
 // writeOrder validates the tensors and returns their indices in the reference
@@ -195,43 +194,4 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// writeFileAtomic runs write on a temporary file beside path and renames it
-// over path once it is complete and synced.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The rename is durable only once the directory is synced; some file
-	// systems refuse to sync directories, which costs durability, not
-	// correctness, so the error is dropped.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
