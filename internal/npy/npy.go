@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/fp4indexer/fp4indexer/internal/atomicfile"
+	"github.com/fp4indexer/fp4indexer/internal/boundedio"
 	"io"
 	"math"
 	"os"
@@ -289,7 +290,7 @@ func Read(r io.Reader) (descr string, shape []int, data []byte, err error) {
 	if err != nil {
 		return "", nil, nil, err
 	}
-	data, err = readUpTo(r, want)
+	data, err = boundedio.ReadUpTo(r, want)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -315,29 +316,6 @@ func ReadFile(path string) (descr string, shape []int, data []byte, err error) {
 		return "", nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return descr, shape, data, nil
-}
-
-// readUpTo reads from r until it has n bytes or r reports EOF. The buffer grows
-// geometrically as bytes arrive and never beyond n, so a short input claiming a
-// large n costs only what it holds, and a complete one gets an exact buffer.
-func readUpTo(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, 64<<10))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*cap(buf), n))
-			copy(grown, buf)
-			buf = grown
-		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
 }
 
 func truncated(err error, what string) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fp4indexer/fp4indexer/internal/boundedio"
 	"io"
 	"math"
 	"os"
@@ -97,7 +98,7 @@ func Read(r io.Reader) (*File, error) {
 	if n > MaxHeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrHeaderTooLarge, n, MaxHeaderSize)
 	}
-	headerBytes, err := readUpTo(r, int(n))
+	headerBytes, err := boundedio.ReadUpTo(r, int(n))
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func Read(r io.Reader) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf, err := readUpTo(r, total)
+	buf, err := boundedio.ReadUpTo(r, total)
 	if err != nil {
 		return nil, err
 	}
@@ -121,29 +122,6 @@ func Read(r io.Reader) (*File, error) {
 		return nil, fmt.Errorf("%w: the input continues after the %d-byte buffer the offsets cover", ErrInvalidOffsets, total)
 	}
 	return h.build(buf)
-}
-
-// readUpTo reads from r until it has n bytes or r reports EOF. The buffer grows
-// geometrically as bytes arrive and never beyond n, so a short input claiming a
-// large n costs only what it holds, and a complete one gets an exact buffer.
-func readUpTo(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, 64<<10))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*cap(buf), n))
-			copy(grown, buf)
-			buf = grown
-		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
 }
 
 func readErr(err error, what string) error {
